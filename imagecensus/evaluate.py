@@ -1,0 +1,107 @@
+"""Measure a gender model's accuracy on labelled face photographs.
+
+The labels file is a CSV with the columns ``file`` and ``gender``
+(``female`` or ``male``); other columns are ignored. Each image is either
+taken whole as the face (for tight face crops, ``faces="whole"``), or its
+largest face is found with the same detector as stage 2
+(``faces="detect"``); an image in which no face is found is counted apart
+and left out of the accuracy.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .faces import DetectionSettings, FaceDetector
+from .files import read_csv_rows
+from .gender import DEFAULT_MODEL, FaceImage, make_classifier
+from .images import load_rgb
+from .terms import InputError
+
+logger = logging.getLogger(__name__)
+
+LABELS = ("female", "male")
+FACE_MODES = ("whole", "detect")
+
+
+def read_labels(path: Path) -> list[tuple[str, str]]:
+    """Read ``(file, gender)`` pairs from a labels CSV; rows of other genders are skipped."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"labels file not found: {path}; pass a CSV with columns file,gender")
+    rows = read_csv_rows(path)
+    if rows and not {"file", "gender"} <= set(rows[0]):
+        raise InputError(f"labels file {path} must have the columns file and gender")
+    pairs = [(row["file"], row["gender"].strip().lower()) for row in rows]
+    return [(file, gender) for file, gender in pairs if gender in LABELS]
+
+
+def evaluate_gender(
+    images_dir: Path,
+    labels_path: Path,
+    model: str = DEFAULT_MODEL,
+    faces: str = "whole",
+    cutoff: float = 0.5,
+    detection: DetectionSettings | None = None,
+) -> dict:
+    """Classify every labelled image and return accuracy, recall per gender and counts.
+
+    Returns
+    -------
+    dict
+        ``images``, ``no_face`` (images in which no face was found),
+        ``evaluated``, ``accuracy``, ``recall_female``, ``recall_male``,
+        ``confusion`` (``{true label: {predicted label: count}}``) and
+        ``predictions``, one ``(file, label, female_probability)`` per image.
+    """
+    if faces not in FACE_MODES:
+        raise InputError(f"unknown face mode {faces!r}; choose one of {', '.join(FACE_MODES)}")
+    labels = read_labels(labels_path)
+    classifier = make_classifier(model)
+    detector = FaceDetector(detection) if faces == "detect" else None
+
+    face_images, kept, no_face = [], [], []
+    for file, label in labels:
+        pixels = load_rgb(Path(images_dir) / file)
+        if detector is None:
+            face_images.append(FaceImage.whole(pixels))
+            kept.append((file, label))
+            continue
+        found = detector.detect(pixels)
+        if not found:
+            no_face.append(file)
+            continue
+        face_images.append(FaceImage(pixels, found[0].box))
+        kept.append((file, label))
+
+    probabilities = classifier.female_probability(face_images)
+    truth = np.array([label for _, label in kept])
+    predicted = np.where(probabilities >= cutoff, "female", "male")
+    confusion = {
+        actual: {guess: int(((truth == actual) & (predicted == guess)).sum()) for guess in LABELS}
+        for actual in LABELS
+    }
+    return {
+        "model": model,
+        "faces": faces,
+        "cutoff": cutoff,
+        "images": len(labels),
+        "no_face": len(no_face),
+        "evaluated": len(kept),
+        "accuracy": float((truth == predicted).mean()) if len(kept) else None,
+        "recall_female": _recall(confusion, "female"),
+        "recall_male": _recall(confusion, "male"),
+        "confusion": confusion,
+        "predictions": [
+            (file, label, round(float(probability), 6))
+            for (file, label), probability in zip(kept, probabilities, strict=True)
+        ],
+    }
+
+
+def _recall(confusion: dict, label: str) -> float | None:
+    total = sum(confusion[label].values())
+    return confusion[label][label] / total if total else None

@@ -1,0 +1,75 @@
+"""Result lists made of images already on disk, for replication packages.
+
+The images of a term are the files in ``PATH/<term>/`` (or in the folder
+named as :func:`imagecensus.layout.folder_name` names it), ranked by file name
+in natural order, so that ``2.jpg`` comes before ``10.jpg``. Hidden files and
+the tables this tool writes beside images (``.csv``, ``.txt``, ``.json``,
+``.md``, ``.log``, ``.html``) are not results; every other file is, and goes
+through the same checks as a download.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..layout import folder_name
+from ..terms import InputError
+from .base import SearchContext, SearchEngine, SearchError, SearchOutcome, SearchResult
+
+NOT_RESULTS = {".csv", ".txt", ".json", ".md", ".log", ".html"}
+
+
+def natural_key(name: str) -> list[object]:
+    """Sort key that orders runs of digits by their value: ``2`` before ``10``."""
+    return [int(part) if part.isdigit() else part.casefold() for part in re.split(r"(\d+)", name)]
+
+
+class FolderEngine(SearchEngine):
+    """Results taken from the files in ``PATH/<term>/``."""
+
+    name = "folder"
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path).resolve()
+        if not self.path.is_dir():
+            raise InputError(
+                f"image folder not found: {self.path}; pass a folder that holds one "
+                "subfolder of images per term"
+            )
+
+    def describe(self) -> str:
+        return f"folder:{self.path}"
+
+    def term_folder(self, term: str) -> Path:
+        for candidate in (self.path / term, self.path / folder_name(term)):
+            if candidate.is_dir():
+                return candidate
+        raise SearchError(
+            "not_found",
+            f"no folder {self.path / term} (nor {self.path / folder_name(term)}); "
+            "put the term's images in a subfolder named after it",
+        )
+
+    async def search(self, term: str, limit: int, context: SearchContext) -> SearchOutcome:
+        outcome = SearchOutcome(engine=self.name, query=term)
+        folder = self.term_folder(term)
+        files = sorted(
+            (
+                path
+                for path in folder.iterdir()
+                if path.is_file()
+                and not path.name.startswith(".")
+                and path.suffix.lower() not in NOT_RESULTS
+            ),
+            key=lambda path: natural_key(path.name),
+        )
+        if not files:
+            outcome.status, outcome.reason = "no_results", f"{folder} holds no image files"
+            return outcome
+
+        outcome.results = [
+            SearchResult(rank=rank, image_url=path.as_uri(), title=path.name)
+            for rank, path in enumerate(files[:limit], start=1)
+        ]
+        return outcome
