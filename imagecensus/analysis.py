@@ -1,8 +1,8 @@
 """Stage 4: the share of women per term, and its agreement with the census.
 
 For each term, every downloaded image whose faces were classified
-contributes its largest remaining face (largest box area; a face whose crop
-was deleted no longer counts). That face counts as a woman's when its female
+contributes its largest remaining face, by box area. A face whose crop was
+deleted no longer counts. That face counts as a woman's when its female
 probability is at least the cut-off. The share of women is reported with a
 Wilson score interval (Wilson, JASA 1927), which stays inside 0 to 100 % and
 keeps its coverage for small counts.
@@ -88,7 +88,9 @@ def wilson_interval(
     denominator = 1 + z**2 / trials
     centre = (share + z**2 / (2 * trials)) / denominator
     half_width = z * math.sqrt(share * (1 - share) / trials + z**2 / (4 * trials**2)) / denominator
-    return (max(0.0, centre - half_width), min(1.0, centre + half_width))
+    # The interval always contains the share, but rounding can put the bound
+    # of 0 of n a little above 0 (or of n of n a little below 1).
+    return (min(share, max(0.0, centre - half_width)), max(share, min(1.0, centre + half_width)))
 
 
 def largest_faces(dataset: pd.DataFrame) -> pd.DataFrame:
@@ -157,10 +159,10 @@ def summarize_term(term: str, layout: Layout, cutoff: float) -> dict:
 def correlate(image_share: np.ndarray, census_share: np.ndarray) -> dict:
     """Compare the image and census shares of women across terms.
 
-    Returns Pearson's r with its 95 % interval (Fisher's z; needs at least 4
-    terms) and p-value, Spearman's rho and p-value, the least-squares line of
-    image share on census share, and the mean difference in percentage
-    points. Values that the number of terms does not allow are ``None``.
+    Returns Pearson's r with its p-value and 95 % interval (Fisher's z, which
+    needs at least 4 terms), Spearman's rho and p-value, the least-squares
+    line of image share on census share, and the mean difference in
+    percentage points. Values that the number of terms does not allow are ``None``.
     """
     x = np.asarray(census_share, dtype=float)
     y = np.asarray(image_share, dtype=float)

@@ -4,7 +4,7 @@ The labels file is a CSV with the columns ``file`` and ``gender``
 (``female`` or ``male``); other columns are ignored. Each image is either
 taken whole as the face (for tight face crops, ``faces="whole"``), or its
 largest face is found with the same detector as stage 2
-(``faces="detect"``); an image in which no face is found is counted apart
+(``faces="detect"``). An image in which no face is found is counted apart
 and left out of the accuracy.
 """
 

@@ -43,9 +43,9 @@ class DetectionSettings:
         Margin added around the face box when cropping, as a fraction of the
         box height (top, bottom) or width (each side). The defaults equal the
         original study's fixed margins (50 pixels above, 30 below and 30 on
-        each side) for a face box 100 pixels wide, and scale with the face,
-        so that a small face is not lost in background and a large face is
-        not cut at the hairline. They also contain the whole region that the
+        each side) for a face box 100 pixels wide. Unlike fixed margins they
+        scale with the face, so a small face is not lost in background and a
+        large face is not cut at the hairline. They also contain the whole region that the
         gender models align their input from.
     """
 

@@ -2,8 +2,8 @@
 
 Every request has a connect time limit, a read time limit (the longest
 silence allowed between two pieces of the body), a total time limit and a
-size limit, so that neither a server that trickles one byte every few seconds
-nor an endless body can hang a run. Concurrency is bounded overall and per
+size limit. So neither a server that trickles one byte every few seconds nor
+an endless body can hang a run. Concurrency is bounded overall and per
 host. Local files (``file://`` URLs) go through the same limits, so the
 ``folder:`` engine shares the download stage with the web engines.
 """
@@ -22,8 +22,8 @@ import aiohttp
 
 logger = logging.getLogger(__name__)
 
-# A desktop browser's identity: image hosts and search engines answer
-# unknown clients with errors or different pages.
+# A desktop browser's identity, because image hosts and search engines
+# respond to unknown clients with errors or different pages.
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"

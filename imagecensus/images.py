@@ -46,7 +46,7 @@ class ImageRejected(Exception):
 
     ``status`` is the manifest status (``not_an_image``, ``unsupported_format``,
     ``truncated``, ``too_many_pixels`` or ``decode_error``) and the message
-    says why.
+    gives the reason.
     """
 
     def __init__(self, status: str, reason: str) -> None:
@@ -59,7 +59,7 @@ class ImageRejected(Exception):
 class CheckedImage:
     """A fully decoded image, ready to be saved.
 
-    ``data`` holds the bytes to write: the downloaded bytes for JPEG and PNG,
+    ``data`` contains the bytes to write: the downloaded bytes for JPEG and PNG,
     a JPEG conversion for every other format. ``width`` and ``height`` are
     those of the stored pixels, before EXIF orientation is applied.
     """
@@ -78,7 +78,7 @@ def sniff_format(data: bytes) -> str | None:
     Returns one of ``jpeg``, ``png``, ``gif``, ``webp``, ``bmp``, ``tiff``,
     ``avif``, ``heic``, ``ico``, ``svg``, ``html``, or ``None`` when the bytes
     match none of them. ``ico`` and ``svg`` are recognised so that they can be
-    reported as unsupported rather than as unknown; ``html`` marks an error or
+    reported as unsupported rather than as unknown. ``html`` marks an error or
     landing page served in place of an image.
     """
     head = data[:64]
@@ -153,8 +153,18 @@ def check_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> CheckedIma
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as error:
+        # A JPEG cut exactly between two header segments ends here too; the
+        # missing end-of-image marker tells it apart from a corrupt file.
+        cut_short = detected == "jpeg" and b"\xff\xd9" not in data
         raise ImageRejected(
-            "decode_error", f"{detected} signature but unreadable: {error}"
+            "truncated" if cut_short else "decode_error",
+            f"{detected} signature but unreadable: {error}",
+        ) from None
+    except OSError as error:
+        # Pillow reads the header while opening, so a file cut inside its
+        # header fails here with "Truncated File Read".
+        raise ImageRejected(
+            _read_failure_status(error), f"{detected} header could not be read: {error}"
         ) from None
 
     with image:
@@ -185,11 +195,16 @@ def _decode_all_pixels(image: Image.Image, detected: str) -> None:
     except Image.DecompressionBombError as error:
         raise ImageRejected("too_many_pixels", str(error)) from None
     except OSError as error:
-        message = str(error)
-        status = "truncated" if "truncated" in message or "broken" in message else "decode_error"
-        raise ImageRejected(status, f"{detected} data could not be decoded: {message}") from None
+        raise ImageRejected(
+            _read_failure_status(error), f"{detected} data could not be decoded: {error}"
+        ) from None
     except (ValueError, SyntaxError, struct.error, EOFError) as error:
         raise ImageRejected("decode_error", f"{detected} data is invalid: {error}") from None
+
+
+def _read_failure_status(error: OSError) -> str:
+    message = str(error).lower()
+    return "truncated" if "truncated" in message or "broken" in message else "decode_error"
 
 
 def _check_end_marker(data: bytes, detected: str) -> None:
@@ -241,7 +256,7 @@ def load_rgb(path) -> np.ndarray:
     """Read an image file as an upright ``[height, width, 3]`` uint8 RGB array.
 
     EXIF orientation is applied, so boxes found in the array are in the
-    coordinates a person sees when the photograph is displayed.
+    coordinates of the photograph as it is displayed.
     """
     with Image.open(path) as image:
         image.load()

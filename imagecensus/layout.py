@@ -1,4 +1,4 @@
-"""Where each stage's files live, and folder names made from search terms.
+"""Paths of each stage's files, and folder names made from search terms.
 
 Every stage reads and writes below one root folder, in the folder names of
 the original study, so that its users find their files where they expect
@@ -42,7 +42,9 @@ def folder_name(term: str) -> str:
     The name is stable (the same term always gives the same name) and unique
     per term: a term that is already safe is used unchanged, and any term
     that had to be changed gets a short hash of the original term appended,
-    so that ``C/C++`` and ``C_C++`` cannot share a folder.
+    so that ``C/C++`` and ``C_C++`` cannot share a folder. Terms are
+    compared and hashed in Unicode NFC form, so the composed and decomposed
+    spellings of one word give the same name.
 
     Parameters
     ----------
@@ -69,10 +71,10 @@ def folder_name(term: str) -> str:
     if safe.split(".")[0].rstrip(" ").upper() in _WINDOWS_RESERVED:
         safe = f"_{safe}"
 
-    if safe == term and len(safe.encode("utf-8")) <= MAX_FOLDER_NAME_BYTES:
+    if safe == normalized and len(safe.encode("utf-8")) <= MAX_FOLDER_NAME_BYTES:
         return safe
 
-    digest = hashlib.sha1(term.encode("utf-8")).hexdigest()[:_HASH_LENGTH]
+    digest = hashlib.sha1(normalized.encode("utf-8")).hexdigest()[:_HASH_LENGTH]
     budget = MAX_FOLDER_NAME_BYTES - _HASH_LENGTH - 1
     stem = safe.encode("utf-8")[:budget].decode("utf-8", errors="ignore").rstrip(" .")
     return f"{stem}-{digest}" if stem else f"term-{digest}"

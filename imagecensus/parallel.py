@@ -8,9 +8,10 @@ Workers send their log records to the parent, which writes them to the
 console and the log file in order.
 
 A worker process that dies (a crash inside a native library, for example)
-does not end the run: the items it may have been running are tried again in a
-fresh pool, and an item that was running during two crashes is reported as
-failed with :class:`WorkerCrashed`.
+does not end the run. The items that were running when it died are run
+again one at a time in a fresh pool. The item that kills its worker again is
+reported as failed with :class:`WorkerCrashed`, and the items that only
+shared the pool with it finish normally.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from typing import Any, TypeVar
 logger = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
-MAX_CRASHES_PER_ITEM = 2
 
 
 class WorkerCrashed(RuntimeError):
@@ -94,22 +94,31 @@ def _run_in_pool(
     listener = logging.handlers.QueueListener(log_queue, _ForwardToLogger())
     listener.start()
     worker_args = (log_queue, logging.getLogger().getEffectiveLevel(), initializer, initargs)
-    crashes = [0] * len(items)
     queued = deque(range(len(items)))
+    suspects: deque[int] = deque()
     try:
-        while queued:
+        while queued or suspects:
+            # Suspects of an earlier crash run alone, so a crash names its item.
+            alone = bool(suspects)
             executor = ProcessPoolExecutor(
-                max_workers=workers,
+                max_workers=1 if alone else workers,
                 mp_context=context,
                 initializer=_initialize_worker,
                 initargs=worker_args,
             )
             try:
-                yield from _drain(executor, function, items, workers, queued, crashes)
+                if alone:
+                    yield from _drain(executor, function, items, 1, suspects, None)
+                else:
+                    yield from _drain(executor, function, items, workers, queued, suspects)
             finally:
                 executor.shutdown(wait=True, cancel_futures=True)
-            if queued:
-                logger.warning("a worker process died; retrying %d unfinished items", len(queued))
+            if suspects and not alone:
+                logger.warning(
+                    "a worker process died; running the %d items it may have been running "
+                    "one at a time",
+                    len(suspects),
+                )
     finally:
         listener.stop()
         log_queue.close()
@@ -119,19 +128,21 @@ def _drain(
     executor: ProcessPoolExecutor,
     function: Callable[[Item], Any],
     items: list[Item],
-    workers: int,
+    limit: int,
     queued: deque[int],
-    crashes: list[int],
+    suspects: deque[int] | None,
 ) -> Iterator[tuple[Item, Any, BaseException | None]]:
     """Run queued items on ``executor`` until all are done or the pool breaks.
 
-    At most ``workers`` items are submitted at a time, so that when a worker
-    dies, only items that were really running are blamed for it.
+    At most ``limit`` items are submitted at a time. When the pool breaks,
+    the items that were running go to ``suspects``. With ``suspects`` set to
+    None, items run one at a time, so the item that was running killed its
+    worker and is reported as failed.
     """
     running: dict[Future, int] = {}
     broken = False
     while running or (queued and not broken):
-        while queued and not broken and len(running) < workers:
+        while queued and not broken and len(running) < limit:
             index = queued.popleft()
             running[executor.submit(function, items[index])] = index
         done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -141,9 +152,8 @@ def _drain(
                 result = future.result()
             except BrokenProcessPool:
                 broken = True
-                crashes[index] += 1
-                if crashes[index] < MAX_CRASHES_PER_ITEM:
-                    queued.appendleft(index)
+                if suspects is not None:
+                    suspects.append(index)
                 else:
                     error = WorkerCrashed("a worker process died while running this item")
                     yield items[index], None, error

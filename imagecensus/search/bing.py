@@ -1,6 +1,6 @@
 """Bing Images through its ``/images/async`` endpoint.
 
-Bing answers plain HTTP clients with an HTML fragment that holds one anchor
+To plain HTTP clients, Bing returns an HTML fragment that contains one anchor
 ``<a class="iusc" m="...">`` per result. The ``m`` attribute is JSON with
 its quotes and ampersands HTML-escaped; it gives the full image (``murl``),
 the page that shows it (``purl``), the thumbnail (``turl``), the title
@@ -157,6 +157,9 @@ class BingEngine(SearchEngine):
                 page.reason = f"{unreadable} result anchors had unreadable metadata"
                 logger.warning("%s: page %d: %s", term, number, page.reason)
 
+            if not items and unreadable:
+                self._reject_unreadable_page(page, outcome)
+                break
             if not items:
                 self._classify_empty_page(term, page, body, outcome)
                 break
@@ -182,7 +185,8 @@ class BingEngine(SearchEngine):
                 )
                 if len(outcome.results) >= limit:
                     return outcome
-            first += len(items)
+            # Bing's offset counts every anchor, also those whose metadata was unreadable.
+            first += len(items) + unreadable
         else:
             logger.info("%s: stopped after the maximum of %d pages", term, max_pages)
         return outcome
@@ -202,7 +206,7 @@ class BingEngine(SearchEngine):
                 raise SearchError(
                     error.status, f"page {page.number}: {error.reason}", outcome.pages
                 ) from None
-            # Later pages add to results already found; keep those and say so.
+            # Later pages add to results already found; keep them and mark the outcome partial.
             outcome.status, outcome.reason = "partial", f"page {page.number}: {error.reason}"
             return None
 
@@ -212,6 +216,15 @@ class BingEngine(SearchEngine):
             write_bytes_atomic(path, response.body)
             page.file = f"{context.pages_dir.name}/{path.name}"
         return response.body
+
+    def _reject_unreadable_page(self, page: SearchPage, outcome: SearchOutcome) -> None:
+        """Stop at a page whose result anchors are all unreadable: Bing may have changed."""
+        page.status = "parse_error"
+        saved = f"; the page is saved as {page.file}" if page.file else ""
+        reason = f"page {page.number}: every result anchor had unreadable metadata{saved}"
+        if page.number == 1:
+            raise SearchError("parse_error", reason, outcome.pages)
+        outcome.status, outcome.reason = "partial", reason
 
     def _classify_empty_page(
         self, term: str, page: SearchPage, body: bytes, outcome: SearchOutcome
@@ -227,7 +240,7 @@ class BingEngine(SearchEngine):
         if _BLOCKED.search(body):
             page.status = "blocked"
             raise SearchError(
-                "blocked", f"Bing answered with a CAPTCHA or block page{saved}", outcome.pages
+                "blocked", f"Bing returned a CAPTCHA or block page{saved}", outcome.pages
             )
         page.status = "parse_error"
         raise SearchError(

@@ -1,9 +1,9 @@
 """Spread the items of many terms over worker processes and reassemble them per term.
 
 Stages 2 and 3 work on many small items (images, faces) that belong to
-terms. They cut each term's pending items into batches, run all batches of
-all terms on one process pool so that a large term does not leave cores idle,
-and write a term's table as soon as its last batch has come back. Every
+terms. They cut each term's pending items into batches and run all batches of
+all terms on one process pool, so that a large term does not leave cores
+idle. A term's table is written as soon as its last batch has come back. Every
 finished item is first appended to the term's journal, so that an
 interrupted run resumes where it stopped.
 """
@@ -29,7 +29,7 @@ class TermWork:
     """The pending items of one term and what to do when they are all done.
 
     ``key`` names an item in the journal (for example its image file), so
-    that a resumed run knows which items are finished. ``finish`` receives
+    that a resumed run can skip the finished items. ``finish`` receives
     every item's record, from earlier runs and this one, and returns the
     term's report. ``failed_record`` turns an item whose batch raised into a
     record with an error status, so that the item is not lost.

@@ -1,4 +1,4 @@
-"""What every stage reports about each term."""
+"""The outcome of a stage for each term."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ class TermReport:
 
     ``status`` is ``done``, ``skipped`` (finished by an earlier run),
     ``no_results``, ``partial`` (done, but part of the input was missing),
-    or a failure status, in which case ``reason`` says what went wrong.
-    ``counts`` holds the stage's tallies, such as images saved or faces found.
+    or a failure status, in which case ``reason`` gives the cause.
+    ``counts`` contains the stage's tallies, such as images saved or faces found.
     """
 
     term: str

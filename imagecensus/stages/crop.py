@@ -184,7 +184,7 @@ def _detector(settings: DetectionSettings) -> FaceDetector:
 def crop_image(path: Path, crops_dir: Path, detector: FaceDetector, item: dict) -> dict:
     """Find and save the faces of one image; return its record.
 
-    The record holds the image's row of ``images.csv`` and, under
+    The record contains the image's row of ``images.csv`` and, under
     ``faces``, its rows of ``faces.csv``. An image that cannot be read gets
     status ``unreadable`` and no faces.
     """
@@ -259,7 +259,10 @@ def _write_tables(term: str, layout: Layout, records: list[dict]) -> TermReport:
     write_csv_atomic(layout.faces_path(term), faces, FACES_COLUMNS)
     write_csv_atomic(
         layout.detections_path(term),
-        ({**{key: record.get(key) for key in IMAGES_COLUMNS}, "faces": len(record["faces"])} for record in records),
+        (
+            {**{key: record.get(key) for key in IMAGES_COLUMNS}, "faces": len(record["faces"])}
+            for record in records
+        ),
         IMAGES_COLUMNS,
     )
     statuses = [record["status"] for record in records]

@@ -2,7 +2,7 @@
 
 For each term the stage
 
-1. asks the engine for the ranked results, saves them to
+1. requests the ranked results from the engine, saves them to
    ``search_results.csv`` and each result page to ``search_pages/`` with a
    record in ``search_pages.csv``;
 2. downloads every result concurrently, checks the bytes, and saves the

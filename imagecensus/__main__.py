@@ -1,0 +1,8 @@
+"""Run the ``imagecensus`` command as ``python -m imagecensus``."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
