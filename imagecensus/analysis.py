@@ -35,11 +35,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_CENSUS_YEAR = 2018
 DEFAULT_CUTOFF = 0.5
 CONFIDENCE = 0.95
-SUMMARY_COLUMNS = (
-    "term",
-    "census_year",
-    "census_pct_women",
-    "census_occupation",
+# Columns of whole counts, which stay integers in the CSV even where a term lacks them.
+COUNT_COLUMNS = (
     "results",
     "images",
     "images_with_face",
@@ -48,6 +45,13 @@ SUMMARY_COLUMNS = (
     "largest_faces",
     "women",
     "men",
+)
+SUMMARY_COLUMNS = (
+    "term",
+    "census_year",
+    "census_pct_women",
+    "census_occupation",
+    *COUNT_COLUMNS,
     "pct_women",
     "pct_women_ci_low",
     "pct_women_ci_high",
@@ -274,16 +278,6 @@ def _rounded(summary: pd.DataFrame) -> pd.DataFrame:
     for column in ("pct_women", "pct_women_ci_low", "pct_women_ci_high", "difference"):
         rounded[column] = rounded[column].round(2)
     rounded["mean_female_probability"] = rounded["mean_female_probability"].round(4)
-    # Integer counts stay integers in the CSV even where a term lacks them.
-    for column in (
-        "results",
-        "images",
-        "images_with_face",
-        "faces",
-        "classified_faces",
-        "largest_faces",
-        "women",
-        "men",
-    ):
+    for column in COUNT_COLUMNS:
         rounded[column] = rounded[column].astype("Int64")
     return rounded.astype(object).where(rounded.notna(), None)

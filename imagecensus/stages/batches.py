@@ -64,6 +64,34 @@ class Batch:
     items: list[dict]
 
 
+def run_stage(
+    terms: Sequence[str],
+    prepare: Callable[[str], TermReport | TermWork],
+    process_batch: Callable[[Batch], list[dict]],
+    batch_size: int,
+    workers: int,
+    stage: str,
+    unit: str,
+) -> list[TermReport]:
+    """Run a stage for every term and return the reports in the order of ``terms``.
+
+    ``prepare`` returns a report for a term that needs no work or cannot be
+    done, and the term's pending work otherwise.
+    """
+    reports: list[TermReport] = []
+    works: list[TermWork] = []
+    for term in terms:
+        prepared = prepare(term)
+        if isinstance(prepared, TermWork):
+            works.append(prepared)
+        else:
+            reports.append(prepared)
+
+    reports.extend(run_term_batches(works, process_batch, batch_size, workers, stage, unit))
+    order = {term: index for index, term in enumerate(terms)}
+    return sorted(reports, key=lambda report: order[report.term])
+
+
 def run_term_batches(
     works: Sequence[TermWork],
     process_batch: Callable[[Batch], list[dict]],

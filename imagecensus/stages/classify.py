@@ -22,7 +22,7 @@ from ..files import Journal, read_csv_rows, write_csv_atomic
 from ..gender import DEFAULT_MODEL, FaceImage, GenderClassifier, check_model_name, make_classifier
 from ..images import load_rgb
 from ..layout import Layout
-from .batches import Batch, TermWork, record_error, run_term_batches
+from .batches import Batch, TermWork, record_error, run_stage
 from .common import TermReport
 
 logger = logging.getLogger(__name__)
@@ -65,19 +65,13 @@ def classify_terms(terms: list[str], settings: ClassifySettings, workers: int) -
     """Run stage 3 for every term, spreading faces over ``workers`` processes."""
     check_model_name(settings.model)
     layout = Layout(settings.root)
-    reports: list[TermReport] = []
-    works: list[TermWork] = []
-    for term in terms:
+
+    def prepare(term: str) -> TermReport | TermWork:
         report = _term_precondition(term, layout, settings)
-        if report is not None:
-            reports.append(report)
-        else:
-            works.append(_term_work(term, layout, settings))
+        return report if report is not None else _term_work(term, layout, settings)
 
     job = _ClassifyBatch(settings.root, settings.model)
-    reports.extend(run_term_batches(works, job, settings.faces_per_batch, workers, STAGE, "face"))
-    order = {term: index for index, term in enumerate(terms)}
-    return sorted(reports, key=lambda report: order[report.term])
+    return run_stage(terms, prepare, job, settings.faces_per_batch, workers, STAGE, "face")
 
 
 def classify_term(term: str, settings: ClassifySettings) -> TermReport:

@@ -29,7 +29,7 @@ from ..faces import DetectionSettings, FaceDetector, crop_box
 from ..files import Journal, read_csv_rows, write_bytes_atomic, write_csv_atomic, write_text_atomic
 from ..images import load_rgb
 from ..layout import Layout
-from .batches import Batch, TermWork, record_error, run_term_batches
+from .batches import Batch, TermWork, record_error, run_stage
 from .common import TermReport
 
 logger = logging.getLogger(__name__)
@@ -87,19 +87,13 @@ class CropSettings:
 def crop_terms(terms: list[str], settings: CropSettings, workers: int) -> list[TermReport]:
     """Run stage 2 for every term, spreading images over ``workers`` processes."""
     layout = Layout(settings.root)
-    reports: list[TermReport] = []
-    works: list[TermWork] = []
-    for term in terms:
+
+    def prepare(term: str) -> TermReport | TermWork:
         report = _term_precondition(term, layout, settings)
-        if report is not None:
-            reports.append(report)
-        else:
-            works.append(_term_work(term, layout, settings))
+        return report if report is not None else _term_work(term, layout, settings)
 
     job = _CropBatch(settings.root, settings.detection)
-    reports.extend(run_term_batches(works, job, settings.images_per_batch, workers, STAGE, "image"))
-    order = {term: index for index, term in enumerate(terms)}
-    return sorted(reports, key=lambda report: order[report.term])
+    return run_stage(terms, prepare, job, settings.images_per_batch, workers, STAGE, "image")
 
 
 def crop_term(term: str, settings: CropSettings) -> TermReport:

@@ -241,14 +241,7 @@ async def _download_result(
             retrieved_at=error.retrieved_at,
             attempts=error.attempts,
         )
-        logger.warning(
-            "%s: rank %d: %s: %s (%s)",
-            term,
-            result.rank,
-            error.status,
-            error.reason,
-            result.image_url,
-        )
+        _log_failure(term, result, error.status, error.reason)
         return row
 
     body = response.body
@@ -265,14 +258,7 @@ async def _download_result(
         image = await asyncio.to_thread(check_image, body, settings.max_pixels)
     except ImageRejected as error:
         row.update(status=error.status, reason=error.reason)
-        logger.warning(
-            "%s: rank %d: %s: %s (%s)",
-            term,
-            result.rank,
-            error.status,
-            error.reason,
-            result.image_url,
-        )
+        _log_failure(term, result, error.status, error.reason)
         return row
 
     name = f"{result.rank:0{width}d}{image.extension}"
@@ -287,6 +273,10 @@ async def _download_result(
         reason=f"converted from {image.source_format} to jpeg" if image.converted else "",
     )
     return row
+
+
+def _log_failure(term: str, result: SearchResult, status: str, reason: str) -> None:
+    logger.warning("%s: rank %d: %s: %s (%s)", term, result.rank, status, reason, result.image_url)
 
 
 def _mark_duplicates(rows: list[dict], folder: Path) -> list[dict]:
