@@ -39,7 +39,7 @@ from .stages.classify import ClassifySettings, classify_terms
 from .stages.common import TermReport
 from .stages.crop import CropSettings, crop_terms
 from .stages.download import DownloadSettings, download_terms
-from .terms import InputError, read_terms
+from .terms import InputError, read_census, read_terms
 
 logger = logging.getLogger("imagecensus")
 
@@ -318,8 +318,7 @@ def run_script(command: str, prog: str, argv: Sequence[str] | None = None) -> in
 def execute(command: str, arguments: argparse.Namespace) -> int:
     """Run a parsed command: 0 when every term succeeded, 1 when one failed, 2 on invalid input."""
     layout = Layout(getattr(arguments, "root", Path(".")))
-    log_file = layout.log_path if command != "evaluate" else None
-    _configure_logging(log_file, arguments.quiet, arguments.verbose)
+    _configure_logging(arguments.quiet, arguments.verbose)
     try:
         with logging_redirect_tqdm():
             if command == "evaluate":
@@ -335,6 +334,16 @@ def execute(command: str, arguments: argparse.Namespace) -> int:
 
 def _run_stages(command: str, arguments: argparse.Namespace, layout: Layout) -> int:
     terms = read_terms(arguments.terms)
+    # Every option is checked before the first stage starts, so that a
+    # misspelt census file does not surface only after hours of downloads.
+    download = _download_settings(arguments) if command in ("download", "run") else None
+    crop = _crop_settings(arguments) if command in ("crop", "run") else None
+    analysis = _analysis_settings(arguments) if command in ("analyze", "run") else None
+    if download is not None:
+        make_engine(download.engine, download.engine_url)
+    if analysis is not None and analysis.census is not None:
+        read_census(analysis.census, analysis.census_year)
+    _log_to_file(layout.log_path)
     started_at = utc_now()
     logger.info(
         "imagecensus %s %s: %d terms, root %s, %d workers",
@@ -348,19 +357,17 @@ def _run_stages(command: str, arguments: argparse.Namespace, layout: Layout) -> 
     reports: list[TermReport] = []
     statistics = None
 
-    if command in ("download", "run"):
-        settings = _download_settings(arguments)
-        make_engine(settings.engine, settings.engine_url)
-        reports += download_terms(terms, settings, workers)
-    if command in ("crop", "run"):
-        reports += crop_terms(terms, _crop_settings(arguments), workers)
+    if download is not None:
+        reports += download_terms(terms, download, workers)
+    if crop is not None:
+        reports += crop_terms(terms, crop, workers)
     if command in ("classify", "run"):
         settings = ClassifySettings(
             root=arguments.root, model=arguments.model, force=arguments.force
         )
         reports += classify_terms(terms, settings, workers)
-    if command in ("analyze", "run"):
-        _, statistics = analyze(terms, _analysis_settings(arguments))
+    if analysis is not None:
+        _, statistics = analyze(terms, analysis)
         _log_statistics(statistics)
 
     _record_run(layout, command, arguments, started_at, reports, statistics)
@@ -381,16 +388,19 @@ def _run_stages(command: str, arguments: argparse.Namespace, layout: Layout) -> 
 
 
 def _download_settings(arguments: argparse.Namespace) -> DownloadSettings:
-    limits = FetchLimits(
-        connect_timeout=arguments.connect_timeout,
-        read_timeout=arguments.read_timeout,
-        total_timeout=arguments.total_timeout,
-        max_bytes=int(arguments.max_megabytes * 2**20),
-        concurrency=arguments.concurrency,
-        per_host=arguments.per_host,
-        retries=arguments.retries,
-        user_agent=arguments.user_agent,
-    )
+    try:
+        limits = FetchLimits(
+            connect_timeout=arguments.connect_timeout,
+            read_timeout=arguments.read_timeout,
+            total_timeout=arguments.total_timeout,
+            max_bytes=int(arguments.max_megabytes * 2**20),
+            concurrency=arguments.concurrency,
+            per_host=arguments.per_host,
+            retries=arguments.retries,
+            user_agent=arguments.user_agent,
+        )
+    except ValueError as error:
+        raise InputError(f"invalid download option: {error}") from None
     return DownloadSettings(
         root=arguments.root,
         engine=arguments.engine,
@@ -480,7 +490,8 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _configure_logging(log_file: Path | None, quiet: bool, verbose: bool) -> None:
+def _configure_logging(quiet: bool, verbose: bool) -> None:
+    """Send log records to the console, replacing the handlers of an earlier call."""
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for handler in list(root.handlers):
@@ -491,20 +502,25 @@ def _configure_logging(log_file: Path | None, quiet: bool, verbose: bool) -> Non
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.WARNING if quiet else logging.DEBUG)
     console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    handlers: list[logging.Handler] = [console]
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
-        file_handler.setFormatter(
-            logging.Formatter("%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s")
-        )
-        handlers.append(file_handler)
-    for handler in handlers:
-        handler._imagecensus = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
+    _add_handler(console)
     # Third-party libraries log every request at INFO; keep their warnings only.
     for name in ("aiohttp", "urllib3", "asyncio", "matplotlib", "PIL"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _log_to_file(log_file: Path) -> None:
+    """Also append log records, with time and process, to ``log_file``."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    file_handler = logging.FileHandler(log_file, encoding="utf-8")
+    file_handler.setFormatter(
+        logging.Formatter("%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s")
+    )
+    _add_handler(file_handler)
+
+
+def _add_handler(handler: logging.Handler) -> None:
+    handler._imagecensus = True  # type: ignore[attr-defined]
+    logging.getLogger().addHandler(handler)
 
 
 def _record_run(
