@@ -190,7 +190,9 @@ def correlate(image_share: np.ndarray, census_share: np.ndarray) -> dict:
     pearson = stats.pearsonr(x, y)
     r = float(pearson.statistic)
     result["pearson"].update(r=r, p_value=float(pearson.pvalue))
-    if n >= 4:
+    if n < 4:
+        result["pearson"]["interval"] = "none: Fisher's z interval needs at least 4 terms"
+    else:
         z = np.arctanh(np.clip(r, -0.9999999, 0.9999999))
         half_width = stats.norm.ppf(0.5 + CONFIDENCE / 2) / math.sqrt(n - 3)
         result["pearson"].update(

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from tqdm.contrib.logging import logging_redirect_tqdm
+from tqdm import tqdm
 
 from . import __version__
 from .analysis import DEFAULT_CENSUS_YEAR, DEFAULT_CUTOFF, AnalysisSettings, analyze
@@ -87,6 +87,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default=Path("."),
         help="folder for Downloaded_Images/, Datasets/ and Results/ (default: current folder)",
     )
+    parser.add_argument("--quiet", action="store_true", help="print warnings and errors only")
+    parser.add_argument("--verbose", action="store_true", help="print debugging messages too")
+
+
+def _add_work(parser: argparse.ArgumentParser) -> None:
+    """Options of the stages that process terms on worker processes."""
     parser.add_argument(
         "--workers",
         type=_positive_int,
@@ -94,21 +100,22 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="worker processes (default: the number of CPU cores, %(default)s here)",
     )
     parser.add_argument(
-        "--limit",
-        type=_positive_int,
-        default=500,
-        help="search results per term (default: %(default)s)",
+        "--force", action="store_true", help="redo work that an earlier run finished"
     )
+
+
+def _add_search(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine",
         default=DEFAULT_ENGINE,
         help=f"where results come from: {', '.join(ENGINE_NAMES)} (default: %(default)s)",
     )
     parser.add_argument(
-        "--force", action="store_true", help="redo work that an earlier run finished"
+        "--limit",
+        type=_positive_int,
+        default=500,
+        help="search results per term (default: %(default)s)",
     )
-    parser.add_argument("--quiet", action="store_true", help="print warnings and errors only")
-    parser.add_argument("--verbose", action="store_true", help="print debugging messages too")
 
 
 def _add_download(parser: argparse.ArgumentParser) -> None:
@@ -269,11 +276,19 @@ def _add_evaluate(parser: argparse.ArgumentParser) -> None:
 
 
 _OPTION_GROUPS = {
-    "download": (_add_common, _add_download),
-    "crop": (_add_common, _add_crop),
-    "classify": (_add_common, _add_classify),
+    "download": (_add_common, _add_work, _add_search, _add_download),
+    "crop": (_add_common, _add_work, _add_crop),
+    "classify": (_add_common, _add_work, _add_classify),
     "analyze": (_add_common, _add_analyze),
-    "run": (_add_common, _add_download, _add_crop, _add_classify, _add_analyze),
+    "run": (
+        _add_common,
+        _add_work,
+        _add_search,
+        _add_download,
+        _add_crop,
+        _add_classify,
+        _add_analyze,
+    ),
     "evaluate": (_add_evaluate,),
 }
 
@@ -320,10 +335,9 @@ def execute(command: str, arguments: argparse.Namespace) -> int:
     layout = Layout(getattr(arguments, "root", Path(".")))
     _configure_logging(arguments.quiet, arguments.verbose)
     try:
-        with logging_redirect_tqdm():
-            if command == "evaluate":
-                return _evaluate(arguments)
-            return _run_stages(command, arguments, layout)
+        if command == "evaluate":
+            return _evaluate(arguments)
+        return _run_stages(command, arguments, layout)
     except InputError as error:
         logger.error("%s", error)
         return 2
@@ -351,9 +365,9 @@ def _run_stages(command: str, arguments: argparse.Namespace, layout: Layout) -> 
         command,
         len(terms),
         layout.root.resolve(),
-        arguments.workers,
+        getattr(arguments, "workers", 1),
     )
-    workers = arguments.workers
+    workers = getattr(arguments, "workers", 1)
     reports: list[TermReport] = []
     statistics = None
 
@@ -371,20 +385,25 @@ def _run_stages(command: str, arguments: argparse.Namespace, layout: Layout) -> 
         _log_statistics(statistics)
 
     _record_run(layout, command, arguments, started_at, reports, statistics)
-    failed = [report for report in reports if report.failed]
-    for report in failed:
+    # A term that failed at one stage also lacks the input of the next ones:
+    # name the first failure of each term only.
+    first_failure: dict[str, TermReport] = {}
+    for report in reports:
+        if report.failed:
+            first_failure.setdefault(report.term, report)
+    for report in first_failure.values():
         logger.error(
-            "%s: %s stage ended with %s: %s",
+            "%s: failed at the %s stage with %s: %s",
             report.term,
             report.stage,
             report.status,
             report.reason,
         )
-    if failed:
+    if first_failure:
         logger.error(
-            "%d of %d term stages failed; see %s", len(failed), len(reports), layout.log_path
+            "%d of %d terms failed; see %s", len(first_failure), len(terms), layout.log_path
         )
-    return 1 if failed else 0
+    return 1 if first_failure else 0
 
 
 def _download_settings(arguments: argparse.Namespace) -> DownloadSettings:
@@ -450,15 +469,14 @@ def _log_statistics(statistics: dict) -> None:
             statistics["terms_compared"],
         )
         return
-    interval = (
-        f" (95 %% interval {pearson['ci_low']:.3f} to {pearson['ci_high']:.3f})"
-        if pearson["ci_low"] is not None
-        else ""
-    )
+    if pearson["ci_low"] is not None:
+        interval = f" (95 % interval {pearson['ci_low']:.3f} to {pearson['ci_high']:.3f})"
+    else:
+        interval = " (no 95 % interval: it needs at least 4 terms)"
     logger.info(
         "Pearson r = %.3f%s, Spearman rho = %.3f, over %d terms",
         pearson["r"],
-        interval.replace("%%", "%"),
+        interval,
         spearman["rho"],
         statistics["terms_compared"],
     )
@@ -478,6 +496,8 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     print(
         f"images {result['images']}, evaluated {result['evaluated']}, no face found {result['no_face']}"
     )
+    if result["other_labels"]:
+        print(f"left out {result['other_labels']} rows labelled neither female nor male")
     for name in ("accuracy", "recall_female", "recall_male"):
         value = result[name]
         print(f"{name.replace('_', ' ')}: {'n/a' if value is None else f'{value:.4f}'}")
@@ -499,13 +519,23 @@ def _configure_logging(quiet: bool, verbose: bool) -> None:
             root.removeHandler(handler)
             handler.close()
 
-    console = logging.StreamHandler(sys.stderr)
+    console = _ConsoleHandler()
     console.setLevel(logging.WARNING if quiet else logging.DEBUG)
     console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     _add_handler(console)
     # Third-party libraries log every request at INFO; keep their warnings only.
     for name in ("aiohttp", "urllib3", "asyncio", "matplotlib", "PIL"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class _ConsoleHandler(logging.Handler):
+    """Print log records to standard error through tqdm, so that progress bars stay intact."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 (logging's own convention for handler errors)
+            self.handleError(record)
 
 
 def _log_to_file(log_file: Path) -> None:

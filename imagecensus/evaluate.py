@@ -27,8 +27,12 @@ LABELS = ("female", "male")
 FACE_MODES = ("whole", "detect")
 
 
-def read_labels(path: Path) -> list[tuple[str, str]]:
-    """Read ``(file, gender)`` pairs from a labels CSV; rows of other genders are skipped."""
+def read_labels(path: Path) -> tuple[list[tuple[str, str]], int]:
+    """Read ``(file, gender)`` pairs from a labels CSV.
+
+    Returns the pairs labelled ``female`` or ``male``, and the number of
+    rows with another label (such as ``mixed``), which are left out.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"labels file not found: {path}; pass a CSV with columns file,gender")
@@ -36,7 +40,8 @@ def read_labels(path: Path) -> list[tuple[str, str]]:
     if rows and not {"file", "gender"} <= set(rows[0]):
         raise InputError(f"labels file {path} must have the columns file and gender")
     pairs = [(row["file"], row["gender"].strip().lower()) for row in rows]
-    return [(file, gender) for file, gender in pairs if gender in LABELS]
+    kept = [(file, gender) for file, gender in pairs if gender in LABELS]
+    return kept, len(pairs) - len(kept)
 
 
 def evaluate_gender(
@@ -52,14 +57,21 @@ def evaluate_gender(
     Returns
     -------
     dict
-        ``images``, ``no_face`` (images in which no face was found),
+        ``images`` (labelled female or male), ``other_labels`` (rows with
+        another label, left out), ``no_face`` (images in which no face was found),
         ``evaluated``, ``accuracy``, ``recall_female``, ``recall_male``,
         ``confusion`` (``{true label: {predicted label: count}}``) and
         ``predictions``, one ``(file, label, female_probability)`` per image.
     """
     if faces not in FACE_MODES:
         raise InputError(f"unknown face mode {faces!r}; choose one of {', '.join(FACE_MODES)}")
-    labels = read_labels(labels_path)
+    labels, other_labels = read_labels(labels_path)
+    missing = [file for file, _ in labels if not (Path(images_dir) / file).is_file()]
+    if missing:
+        raise InputError(
+            f"{len(missing)} of the {len(labels)} images that {labels_path} labels are not in "
+            f"{images_dir}, for example {missing[0]}; pass the folder that holds them"
+        )
     classifier = make_classifier(model)
     detector = FaceDetector(detection) if faces == "detect" else None
 
@@ -89,6 +101,7 @@ def evaluate_gender(
         "faces": faces,
         "cutoff": cutoff,
         "images": len(labels),
+        "other_labels": other_labels,
         "no_face": len(no_face),
         "evaluated": len(kept),
         "accuracy": float((truth == predicted).mean()) if len(kept) else None,

@@ -13,7 +13,7 @@ import csv
 import json
 import logging
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,9 +31,10 @@ def atomic_open(path: Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # Mode 0o666 lets the umask decide, as for any other file the user
+    # creates, where tempfile.mkstemp would make every output private (0o600).
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(descriptor, mode, **kwargs) as handle:
             yield handle

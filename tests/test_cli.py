@@ -9,14 +9,30 @@ import pytest
 from conftest import run_script
 
 SCRIPTS = ["DownloadImages.py", "CropFaces.py", "DetectGender.py", "Pipeline.py"]
+SEARCHING_SCRIPTS = ["DownloadImages.py", "Pipeline.py"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_script_help_lists_common_options(script, tmp_path):
     returncode, output, _ = run_script(script, "--help", cwd=tmp_path)
     assert returncode == 0
-    for option in ("--root", "--workers", "--limit", "--engine"):
+    for option in ("--root", "--workers", "--force", "--quiet"):
         assert option in output, option
+
+
+@pytest.mark.parametrize("script", SEARCHING_SCRIPTS)
+def test_search_scripts_take_engine_and_limit(script, tmp_path):
+    returncode, output, _ = run_script(script, "--help", cwd=tmp_path)
+    assert "--engine" in output
+    assert "--limit" in output
+
+
+def test_crop_script_rejects_engine(tmp_path):
+    returncode, output, _ = run_script(
+        "CropFaces.py", "terms.txt", "--engine", "bing", cwd=tmp_path
+    )
+    assert returncode == 2
+    assert "unrecognized arguments: --engine bing" in output
 
 
 def test_command_lists_subcommands(tmp_path):

@@ -248,6 +248,28 @@ def test_force_downloads_again(downloaded):
     assert len(downloaded.manifest()) == 5
 
 
+def test_changed_url_list_downloads_again(downloaded, tmp_path):
+    extra = downloaded.server.add("extra.png", encode(noise(3), "PNG"), content_type="image/png")
+    urls = [downloaded.server.url(path) for path in downloaded.paths] + [extra]
+    write_url_list(tmp_path / "urls.csv", TERM, urls)
+
+    report = download_term(TERM, downloaded.settings)
+
+    assert report.status == "done"
+    assert len(downloaded.manifest()) == 6
+    assert downloaded.row(6)["status"] == "ok"
+
+
+def test_term_given_urls_later_is_downloaded(study, tmp_path):
+    first = download_term("pilot", study.settings)
+    write_url_list(tmp_path / "urls.csv", "pilot", [study.server.url("picture.png")])
+
+    second = download_term("pilot", study.settings)
+
+    assert (first.status, second.status) == ("no_results", "done")
+    assert second.counts["ok"] == 1
+
+
 def test_term_absent_from_url_list_is_no_results(study):
     report = download_term("pilot", study.settings)
     _, rows = read_manifest(study.layout.manifest_path("pilot"))

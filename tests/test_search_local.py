@@ -9,7 +9,7 @@ import pytest
 
 from imagecensus.fetch import Fetcher
 from imagecensus.layout import folder_name
-from imagecensus.search import SearchContext, SearchError, make_engine
+from imagecensus.search import SearchContext, make_engine
 from imagecensus.search.bing import BingEngine
 from imagecensus.search.folder import FolderEngine
 from imagecensus.search.urllist import UrlListEngine, read_url_list
@@ -238,13 +238,19 @@ def test_folder_raw_term_with_colon(tmp_path):
     assert result_names(search(FolderEngine(tmp_path), term)) == ["1.jpg"]
 
 
-def test_folder_missing_term_is_not_found(tmp_path):
+def test_folder_missing_term_is_no_results(tmp_path):
     make_term_folder(tmp_path, "nurse", ["1.jpg"])
 
-    with pytest.raises(SearchError) as caught:
-        search(FolderEngine(tmp_path), "pilot")
+    outcome = search(FolderEngine(tmp_path), "pilot")
 
-    assert caught.value.status == "not_found"
+    assert outcome.status == "no_results"
+    assert "has no subfolder named 'pilot'" in outcome.reason
+
+
+def test_folder_found_in_other_letter_case(tmp_path):
+    make_term_folder(tmp_path, "Librarian", ["1.jpg"])
+
+    assert result_names(search(FolderEngine(tmp_path), "librarian")) == ["1.jpg"]
 
 
 def test_folder_without_images_is_no_results(tmp_path):

@@ -86,7 +86,10 @@ def test_deleted_crop_is_left_out(photos_dir, tmp_path):
     statuses = dict(zip(dataset["file"], dataset["status"], strict=True))
     assert statuses[largest["crop"]] == "missing_crop"
     remaining = largest_faces(dataset)
-    assert remaining["file"].tolist() == [faces[~faces["largest"]].iloc[0]["crop"]]
+    next_largest = faces[~faces["largest"]].iloc[0]["crop"]
+    assert remaining["file"].tolist() == [next_largest]
+    flags = dict(zip(dataset["file"], dataset["largest"], strict=True))
+    assert flags == {largest["crop"]: False, next_largest: True}
 
 
 def test_classify_skips_up_to_date_dataset(photos_dir, tmp_path):

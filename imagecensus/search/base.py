@@ -76,9 +76,8 @@ class SearchError(Exception):
     """A search that produced no usable result list.
 
     ``status`` names the outcome: ``blocked`` (a CAPTCHA or consent wall),
-    ``parse_error`` (a page in an unknown shape, saved for diagnosis),
-    ``not_found`` (a missing local folder), or a download failure status
-    such as ``timeout`` or ``http_503``.
+    ``parse_error`` (a page in an unknown shape, saved for diagnosis), or a
+    download failure status such as ``timeout`` or ``http_503``.
     """
 
     def __init__(self, status: str, reason: str, pages: list[SearchPage] | None = None) -> None:
@@ -100,6 +99,10 @@ class SearchEngine(abc.ABC):
     """An image search engine, or another source of ranked image URLs."""
 
     name: str = ""
+    #: True when searching again is cheap and returns the same list unless the
+    #: engine's input changed, as for a file of URLs or a folder of images.
+    #: A re-run then compares the lists and downloads a changed term again.
+    replayable: bool = False
 
     @abc.abstractmethod
     async def search(self, term: str, limit: int, context: SearchContext) -> SearchOutcome:

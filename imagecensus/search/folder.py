@@ -1,8 +1,9 @@
 """Result lists made of images already on disk, for replication packages.
 
 The images of a term are the files in ``PATH/<term>/`` (or in the folder
-named as :func:`imagecensus.layout.folder_name` names it), ranked by file name
-in natural order, so that ``2.jpg`` comes before ``10.jpg``. Hidden files and
+named as :func:`imagecensus.layout.folder_name` names it, in any letter
+case), ranked by file name in natural order, so that ``2.jpg`` comes before
+``10.jpg``. A term without a folder has no results. Hidden files and
 the tables this tool writes beside images (``.csv``, ``.txt``, ``.json``,
 ``.md``, ``.log``, ``.html``) are not results; every other file is, and goes
 through the same checks as a download.
@@ -10,12 +11,15 @@ through the same checks as a download.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 from ..layout import folder_name
 from ..terms import InputError
-from .base import SearchContext, SearchEngine, SearchError, SearchOutcome, SearchResult
+from .base import SearchContext, SearchEngine, SearchOutcome, SearchResult
+
+logger = logging.getLogger(__name__)
 
 NOT_RESULTS = {".csv", ".txt", ".json", ".md", ".log", ".html"}
 
@@ -29,6 +33,7 @@ class FolderEngine(SearchEngine):
     """Results taken from the files in ``PATH/<term>/``."""
 
     name = "folder"
+    replayable = True
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path).resolve()
@@ -41,19 +46,29 @@ class FolderEngine(SearchEngine):
     def describe(self) -> str:
         return f"folder:{self.path}"
 
-    def term_folder(self, term: str) -> Path:
-        for candidate in (self.path / term, self.path / folder_name(term)):
-            if candidate.is_dir():
+    def term_folder(self, term: str) -> Path | None:
+        """Return the term's folder: named as the term, as its safe folder name, or
+        as either of them in other letter case; None if there is none."""
+        names = (term, folder_name(term))
+        for name in names:
+            if (self.path / name).is_dir():
+                return self.path / name
+        wanted = {name.casefold() for name in names}
+        for candidate in sorted(self.path.iterdir()):
+            if candidate.is_dir() and candidate.name.casefold() in wanted:
                 return candidate
-        raise SearchError(
-            "not_found",
-            f"no folder {self.path / term} (nor {self.path / folder_name(term)}); "
-            "put the term's images in a subfolder named after it",
-        )
+        return None
 
     async def search(self, term: str, limit: int, context: SearchContext) -> SearchOutcome:
         outcome = SearchOutcome(engine=self.name, query=term)
         folder = self.term_folder(term)
+        if folder is None:
+            outcome.status = "no_results"
+            outcome.reason = f"{self.path} has no subfolder named {term!r}"
+            if folder_name(term) != term:
+                outcome.reason += f" or {folder_name(term)!r}"
+            logger.warning("%s: %s", term, outcome.reason)
+            return outcome
         files = sorted(
             (
                 path

@@ -94,6 +94,7 @@ class UrlListEngine(SearchEngine):
     """Results taken from a CSV file of ``term,url[,rank]`` rows."""
 
     name = "urls"
+    replayable = True
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -101,6 +102,11 @@ class UrlListEngine(SearchEngine):
 
     def describe(self) -> str:
         return f"urls:{self.path}"
+
+    def unknown_terms(self, terms: list[str]) -> list[str]:
+        """Return the terms of the file that are not in ``terms``, in case-folded form."""
+        known = {_term_key(term) for term in terms}
+        return sorted(term for term in self._urls if term not in known)
 
     async def search(self, term: str, limit: int, context: SearchContext) -> SearchOutcome:
         outcome = SearchOutcome(engine=self.name, query=term)

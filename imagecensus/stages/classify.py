@@ -5,8 +5,8 @@ the chosen gender model, and writes ``Datasets/<term>.csv`` with one row per
 face. Its first four columns are those of the original study: ``file`` (the
 crop), ``female_probability``, ``height`` and ``width`` (of the face box in
 the source image, in pixels). Then come the source image, its rank, the face
-number, the face box, whether the face is its image's largest, the model and
-a status.
+number, the face box, whether the face is its image's largest classified
+face (the one the analysis counts), the model and a status.
 
 A crop that was deleted by hand (to drop a false detection, say) gets status
 ``missing_crop`` and no probability, and the analysis leaves it out.
@@ -88,7 +88,7 @@ def _term_precondition(term: str, layout: Layout, settings: ClassifySettings) ->
     faces = layout.faces_path(term)
     if not faces.exists():
         reason = f"{faces} is missing; run the crop stage first"
-        logger.error("%s: cannot classify: %s", term, reason)
+        logger.warning("%s: cannot classify: %s", term, reason)
         return TermReport(term, STAGE, "missing_input", reason)
 
     dataset = layout.dataset_path(term)
@@ -187,6 +187,7 @@ def _box_in_crop(row: dict) -> tuple[int, int, int, int]:
 
 def _write_dataset(term: str, layout: Layout, records: list[dict]) -> TermReport:
     records = sorted(records, key=lambda record: (int(record["rank"]), int(record["face"])))
+    counted = _largest_classified(records)
     rows = [
         {
             "file": record["crop"],
@@ -200,7 +201,7 @@ def _write_dataset(term: str, layout: Layout, records: list[dict]) -> TermReport
             "top": record["top"],
             "right": record["right"],
             "bottom": record["bottom"],
-            "largest": record["largest"],
+            "largest": record["crop"] in counted,
             "score": record["score"],
             "model": record["model"],
             "status": record["status"],
@@ -213,6 +214,24 @@ def _write_dataset(term: str, layout: Layout, records: list[dict]) -> TermReport
     counts = {
         "faces": len(rows),
         "classified": statuses.count("ok"),
-        "failed": len(rows) - statuses.count("ok"),
+        "crop_deleted": statuses.count("missing_crop"),
+        "failed": len(rows) - statuses.count("ok") - statuses.count("missing_crop"),
     }
     return TermReport(term, STAGE, "done" if rows else "no_results", counts=counts)
+
+
+def _largest_classified(records: list[dict]) -> set[str]:
+    """Return the crop of each image's largest classified face (ties: the lower face number).
+
+    A face whose crop was deleted is not classified, so the next largest face
+    of its image takes its place, as in the analysis.
+    """
+    largest: dict[str, dict] = {}
+    for record in records:
+        if record["status"] != "ok":
+            continue
+        area = int(record["height"]) * int(record["width"])
+        best = largest.get(record["image"])
+        if best is None or area > int(best["height"]) * int(best["width"]):
+            largest[record["image"]] = record
+    return {record["crop"] for record in largest.values()}

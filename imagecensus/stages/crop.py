@@ -106,7 +106,7 @@ def _term_precondition(term: str, layout: Layout, settings: CropSettings) -> Ter
     manifest = layout.manifest_path(term)
     if not manifest.exists():
         reason = f"{manifest} is missing; run the download stage first"
-        logger.error("%s: cannot crop: %s", term, reason)
+        logger.warning("%s: cannot crop: %s", term, reason)
         return TermReport(term, STAGE, "missing_input", reason)
 
     faces = layout.faces_path(term)

@@ -41,6 +41,7 @@ from ..search import (
     SearchResult,
     make_engine,
 )
+from ..search.urllist import UrlListEngine
 from .common import TermReport, failure_report, log_report
 
 logger = logging.getLogger(__name__)
@@ -100,19 +101,45 @@ class DownloadSettings:
 def download_term(term: str, settings: DownloadSettings) -> TermReport:
     """Search ``term`` and download its images; return how the stage ended.
 
-    A failed search is reported in the returned status; only programming
-    errors raise.
+    A term with a manifest is finished and skipped, unless ``force`` is set
+    or the engine is replayable (a file of URLs, a folder of images) and now
+    gives a different result list. A failed search is reported in the
+    returned status; only programming errors raise.
     """
     layout = Layout(settings.root)
-    if layout.manifest_path(term).exists() and not settings.force:
-        logger.info("%s: skipping download, %s exists", term, layout.manifest_path(term))
-        return TermReport(
-            term, STAGE, "skipped", counts=_count_statuses(layout.manifest_path(term))
-        )
+    engine = make_engine(settings.engine, settings.engine_url)
+    manifest = layout.manifest_path(term)
     if settings.force:
         _forget_earlier_run(layout, term)
-    engine = make_engine(settings.engine, settings.engine_url)
+    elif manifest.exists():
+        if not engine.replayable:
+            logger.info("%s: skipping download, %s exists (--force searches again)", term, manifest)
+            return TermReport(term, STAGE, "skipped", counts=_count_statuses(manifest))
+        if _same_result_list(term, settings, layout, engine):
+            logger.info(
+                "%s: skipping download, %s exists and its result list is unchanged", term, manifest
+            )
+            return TermReport(term, STAGE, "skipped", counts=_count_statuses(manifest))
+        logger.warning(
+            "%s: %s now gives another result list; downloading again", term, engine.describe()
+        )
+        _forget_earlier_run(layout, term)
     return asyncio.run(_download_term(term, settings, layout, engine))
+
+
+def _same_result_list(term: str, settings: DownloadSettings, layout: Layout, engine) -> bool:
+    """Return True if ``engine`` still gives the ranks and URLs of the saved result list."""
+    saved = layout.search_results_path(term)
+    if not saved.exists():
+        return False
+    context = SearchContext(fetcher=Fetcher(settings.fetch))
+    try:
+        outcome = asyncio.run(engine.search(term, settings.limit, context))
+    except SearchError:
+        return False
+    now = [(result.rank, result.image_url) for result in outcome.results]
+    before = [(int(row["rank"]), row["image_url"]) for row in read_csv_rows(saved)]
+    return now == before
 
 
 async def _download_term(term, settings, layout, engine) -> TermReport:
@@ -128,8 +155,7 @@ async def _download_term(term, settings, layout, engine) -> TermReport:
             write_csv_atomic(
                 layout.search_pages_path(term), _page_rows(error.pages), SEARCH_PAGE_COLUMNS
             )
-            logger.error("%s: search failed (%s): %s", term, error.status, error.reason)
-            return TermReport(term, STAGE, error.status, error.reason)
+            return TermReport(term, STAGE, error.status, f"search failed: {error.reason}")
 
         journal = Journal(folder / "manifest.partial.jsonl")
         rows = {int(row["rank"]): row for row in journal.load()}
@@ -326,7 +352,15 @@ def download_terms(terms: list[str], settings: DownloadSettings, workers: int) -
 
     A failure on one term is logged and reported; the other terms go on.
     """
-    make_engine(settings.engine, settings.engine_url)  # reject a bad --engine before any work
+    engine = make_engine(settings.engine, settings.engine_url)  # reject a bad --engine first
+    if isinstance(engine, UrlListEngine):
+        unknown = engine.unknown_terms(terms)
+        if unknown:
+            logger.warning(
+                "%s lists URLs for terms that are not in the terms file, which are not used: %s",
+                engine.path,
+                ", ".join(unknown),
+            )
     reports = []
     with tqdm(total=len(terms), desc="download", unit="term", disable=None) as progress:
         for term, report, error in run_items(
