@@ -160,6 +160,9 @@ def check_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> CheckedIma
             "truncated" if cut_short else "decode_error",
             f"{detected} signature but unreadable: {error}",
         ) from None
+    except Image.DecompressionBombError as error:
+        # Pillow refuses at open an image more than twice its own pixel limit.
+        raise ImageRejected("too_many_pixels", str(error)) from None
     except OSError as error:
         # Pillow reads the header while opening, so a file cut inside its
         # header fails here with "Truncated File Read".

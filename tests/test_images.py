@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -252,6 +254,25 @@ def test_pixel_limit_itself_is_accepted():
     data = encode(noise(100, 100), "PNG")
 
     assert check_image(data, max_pixels=100 * 100).width == 100
+
+
+def test_decompression_bomb_header_is_rejected():
+    """A PNG whose header claims 20000x20000 pixels is refused before any decoding."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+        + chunk(b"IEND", b"")
+    )
+
+    assert rejection(data, max_pixels=10**12).status == "too_many_pixels"
 
 
 # load_rgb and to_eight_bit

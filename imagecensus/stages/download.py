@@ -286,6 +286,10 @@ async def _download_result(
         row.update(status=error.status, reason=error.reason)
         _log_failure(term, result, error.status, error.reason)
         return row
+    except Exception as error:  # one image's unexpected failure must not end its term
+        logger.exception("%s: rank %d: checking %s failed", term, result.rank, result.image_url)
+        row.update(status="error", reason=f"{type(error).__name__}: {error}")
+        return row
 
     name = f"{result.rank:0{width}d}{image.extension}"
     await asyncio.to_thread(write_bytes_atomic, folder / name, image.data)
