@@ -187,7 +187,6 @@ def _box_in_crop(row: dict) -> tuple[int, int, int, int]:
 
 def _write_dataset(term: str, layout: Layout, records: list[dict]) -> TermReport:
     records = sorted(records, key=lambda record: (int(record["rank"]), int(record["face"])))
-    counted = _largest_classified(records)
     rows = [
         {
             "file": record["crop"],
@@ -201,7 +200,7 @@ def _write_dataset(term: str, layout: Layout, records: list[dict]) -> TermReport
             "top": record["top"],
             "right": record["right"],
             "bottom": record["bottom"],
-            "largest": record["crop"] in counted,
+            "largest": False,
             "score": record["score"],
             "model": record["model"],
             "status": record["status"],
@@ -209,6 +208,7 @@ def _write_dataset(term: str, layout: Layout, records: list[dict]) -> TermReport
         }
         for record in records
     ]
+    _mark_largest_counted(rows)
     write_csv_atomic(layout.dataset_path(term), rows, DATASET_COLUMNS)
     statuses = [row["status"] for row in rows]
     counts = {
@@ -220,18 +220,21 @@ def _write_dataset(term: str, layout: Layout, records: list[dict]) -> TermReport
     return TermReport(term, STAGE, "done" if rows else "no_results", counts=counts)
 
 
-def _largest_classified(records: list[dict]) -> set[str]:
-    """Return the crop of each image's largest classified face (ties: the lower face number).
+def _mark_largest_counted(rows: list[dict]) -> None:
+    """Set ``largest`` on each image's largest classified face, the one the analysis counts.
 
-    A face whose crop was deleted is not classified, so the next largest face
-    of its image takes its place, as in the analysis.
+    The analysis's own rule decides, so a face whose crop was deleted passes
+    the mark to the next largest face of its image.
     """
-    largest: dict[str, dict] = {}
-    for record in records:
-        if record["status"] != "ok":
-            continue
-        area = int(record["height"]) * int(record["width"])
-        best = largest.get(record["image"])
-        if best is None or area > int(best["height"]) * int(best["width"]):
-            largest[record["image"]] = record
-    return {record["crop"] for record in largest.values()}
+    # Imported here, in the parent process only, because pandas and scipy
+    # would add about a second to every worker's start.
+    import pandas as pd
+
+    from ..analysis import largest_faces
+
+    if not rows:
+        return
+    frame = pd.DataFrame(rows).astype({"height": int, "width": int, "face": int})
+    counted = set(largest_faces(frame)["file"])
+    for row in rows:
+        row["largest"] = row["file"] in counted
