@@ -90,12 +90,12 @@ def bench_crop_workers(photos: list[Path], images: list, copies: int) -> None:
         def crop(workers: int) -> None:
             crop_terms(["term"], CropSettings(root=root, force=True), workers)
 
-        one = timed(lambda: crop(1), repeats=1)
-        two = timed(lambda: crop(2), repeats=1)
+        one_worker = timed(lambda: crop(1), repeats=1)
+        two_workers = timed(lambda: crop(2), repeats=1)
     print(f"crop stage, {count} images:")
-    print(f"  1 worker       {one:7.2f} s")
-    print(f"  2 workers      {two:7.2f} s")
-    print(f"  2 workers run {one / two:.2f} times as fast as 1")
+    print(f"  1 worker       {one_worker:7.2f} s")
+    print(f"  2 workers      {two_workers:7.2f} s")
+    print(f"  2 workers run {one_worker / two_workers:.2f} times as fast as 1")
 
 
 def main() -> None:

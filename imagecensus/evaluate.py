@@ -40,8 +40,8 @@ def read_labels(path: Path) -> tuple[list[tuple[str, str]], int]:
     if rows and not {"file", "gender"} <= set(rows[0]):
         raise InputError(f"labels file {path} must have the columns file and gender")
     pairs = [(row["file"], row["gender"].strip().lower()) for row in rows]
-    kept = [(file, gender) for file, gender in pairs if gender in LABELS]
-    return kept, len(pairs) - len(kept)
+    labelled = [(file, gender) for file, gender in pairs if gender in LABELS]
+    return labelled, len(pairs) - len(labelled)
 
 
 def evaluate_gender(
@@ -75,22 +75,22 @@ def evaluate_gender(
     classifier = make_classifier(model)
     detector = FaceDetector(detection) if faces == "detect" else None
 
-    face_images, kept, no_face = [], [], []
+    face_images, evaluated, no_face = [], [], []
     for file, label in labels:
         pixels = load_rgb(Path(images_dir) / file)
         if detector is None:
             face_images.append(FaceImage.whole(pixels))
-            kept.append((file, label))
+            evaluated.append((file, label))
             continue
         found = detector.detect(pixels)
         if not found:
             no_face.append(file)
             continue
         face_images.append(FaceImage(pixels, found[0].box))
-        kept.append((file, label))
+        evaluated.append((file, label))
 
     probabilities = classifier.female_probability(face_images)
-    truth = np.array([label for _, label in kept])
+    truth = np.array([label for _, label in evaluated])
     predicted = np.where(probabilities >= cutoff, "female", "male")
     confusion = {
         actual: {guess: int(((truth == actual) & (predicted == guess)).sum()) for guess in LABELS}
@@ -103,14 +103,14 @@ def evaluate_gender(
         "images": len(labels),
         "other_labels": other_labels,
         "no_face": len(no_face),
-        "evaluated": len(kept),
-        "accuracy": float((truth == predicted).mean()) if len(kept) else None,
+        "evaluated": len(evaluated),
+        "accuracy": float((truth == predicted).mean()) if len(evaluated) else None,
         "recall_female": _recall(confusion, "female"),
         "recall_male": _recall(confusion, "male"),
         "confusion": confusion,
         "predictions": [
             (file, label, round(float(probability), 6))
-            for (file, label), probability in zip(kept, probabilities, strict=True)
+            for (file, label), probability in zip(evaluated, probabilities, strict=True)
         ],
     }
 

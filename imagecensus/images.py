@@ -143,8 +143,8 @@ def check_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> CheckedIma
     """
     detected = sniff_format(data)
     if detected is None or detected == "html":
-        what = "an HTML page" if detected == "html" else "no known image signature"
-        raise ImageRejected("not_an_image", f"content is {what}: {_describe_head(data)}")
+        content = "an HTML page" if detected == "html" else "no known image signature"
+        raise ImageRejected("not_an_image", f"content is {content}: {_describe_head(data)}")
     if detected not in KEPT_FORMATS and detected not in CONVERTED_FORMATS:
         raise ImageRejected("unsupported_format", f"{detected.upper()} images are not supported")
     if detected == "heic":
@@ -153,8 +153,8 @@ def check_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> CheckedIma
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as error:
-        # A JPEG cut exactly between two header segments ends here too; the
-        # missing end-of-image marker tells it apart from a corrupt file.
+        # A JPEG cut exactly between two header segments ends here too. The
+        # missing end-of-image marker distinguishes it from a corrupt file.
         cut_short = detected == "jpeg" and b"\xff\xd9" not in data
         raise ImageRejected(
             "truncated" if cut_short else "decode_error",

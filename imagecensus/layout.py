@@ -40,9 +40,9 @@ def folder_name(term: str) -> str:
     """Make a search term safe to use as a file or folder name.
 
     The name is stable (the same term always gives the same name) and unique
-    per term: a term that is already safe is used unchanged, and any term
-    that had to be changed gets a short hash of the original term appended,
-    so that ``C/C++`` and ``C_C++`` cannot share a folder. Terms are
+    per term. A term that is already safe is used unchanged. Any term that
+    had to be changed gets a short hash of the original term appended, so
+    that ``C/C++`` and ``C_C++`` cannot share a folder. Terms are
     compared and hashed in Unicode NFC form, so the composed and decomposed
     spellings of one word give the same name.
 

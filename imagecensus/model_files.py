@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 class ModelNotFoundError(FileNotFoundError):
-    """A model file is missing; the message says which package installs it."""
+    """A model file is missing; the message names the package that installs it."""
 
 
 def package_file(package: str, relative_path: str) -> Path:
@@ -49,5 +49,5 @@ def sha256_of(path: Path) -> str:
 
 
 def landmarks_68_path() -> Path:
-    """The 68-point face landmark model of dlib, from ``face_recognition_models``."""
+    """Return the path of dlib's 68-point face landmark model, from ``face_recognition_models``."""
     return package_file("face_recognition_models", "models/shape_predictor_68_face_landmarks.dat")

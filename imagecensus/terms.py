@@ -35,9 +35,9 @@ def read_terms(path: Path) -> list[str]:
     ------
     InputError
         If the file is missing, not UTF-8, has no terms, contains a control
-        character, or lists a term twice (terms that differ only in letter
+        character, or lists a term twice. Terms that differ only in letter
         case count as the same term, because they would share a folder on
-        macOS and Windows).
+        macOS and Windows.
     """
     path = Path(path)
     try:
@@ -109,7 +109,7 @@ def read_census(path: Path, year: int) -> dict[str, CensusFigure]:
     Raises
     ------
     InputError
-        If the file is missing, lacks a column, holds an invalid number or a
+        If the file is missing, lacks a column, contains an invalid number or a
         term twice for the same year, or has no row for ``year``.
     """
     path = Path(path)

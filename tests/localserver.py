@@ -1,7 +1,7 @@
 """A real HTTP server on 127.0.0.1 for tests, with routes defined per test.
 
 Each route maps a path to a fixed response or to a function that writes the
-response itself (to trickle bytes, cut a body short, redirect, or answer
+response itself (to trickle bytes, cut a body short, redirect, or respond
 differently by query). The server records every request it receives.
 """
 

@@ -1,9 +1,10 @@
 """A small study on real photographs, served over HTTP on 127.0.0.1.
 
-Four search terms get result lists of labelled photographs (politicians'
-official portraits, actors, an astronaut, family and restaurant scenes) and
-of broken results (a missing file, an HTML page served as a JPEG, a JPEG cut
-in half, a WebP file under a ``.jpg`` name, the same PNG at two ranks). Both
+Four search terms get result lists of labelled photographs: politicians'
+official portraits, actors, an astronaut, family and restaurant scenes. The
+lists also contain broken results: a missing file, an HTML page served as a
+JPEG, a JPEG cut in half, a WebP file under a ``.jpg`` name, and the same PNG
+at two ranks. Both
 the URL-list engine and the Bing replica serve these lists, so that the whole
 pipeline runs on them exactly as on a real search.
 """
@@ -47,7 +48,7 @@ PHOTOS = {
 
 @dataclass
 class Result:
-    """One search result: what the server sends and what the manifest must say."""
+    """One search result: what the server sends and what the manifest must record."""
 
     name: str
     body: bytes

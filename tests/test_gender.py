@@ -97,7 +97,7 @@ def test_unknown_model_rejected():
 def test_crop_holds_whole_aligned_chip(classifier, photos_dir):
     """A face classified from its crop gets the chip it would get from the whole photograph.
 
-    This holds whenever the crop margins were not cut by the image border,
+    This is true whenever the crop margins were not cut by the image border,
     which is what the default margins are sized for.
     """
     detector = FaceDetector(DetectionSettings())

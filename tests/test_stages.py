@@ -67,7 +67,8 @@ def test_missing_term_does_not_stop_run(photos_dir, tmp_path):
     returncode, output, _ = run_script("CropFaces.py", terms_file, "--root", tmp_path, cwd=tmp_path)
 
     assert returncode == 1
-    assert "judge" in output and "run the download stage first" in output
+    assert "judge" in output
+    assert "run the download stage first" in output
     assert Layout(tmp_path).faces_path("lawyer").exists()
 
 

@@ -16,7 +16,7 @@ class FaceImage:
     """A face to classify: pixels and the face box inside them.
 
     ``pixels`` is an upright ``[height, width, 3]`` uint8 RGB array, usually
-    a crop with margin around the face; ``box`` is ``(left, top, right,
+    a crop with margin around the face. ``box`` is ``(left, top, right,
     bottom)`` in those pixels, right and bottom exclusive. A whole image may
     serve as its own box when it is already a tight face crop.
     """

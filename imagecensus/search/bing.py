@@ -2,7 +2,7 @@
 
 To plain HTTP clients, Bing returns an HTML fragment that contains one anchor
 ``<a class="iusc" m="...">`` per result. The ``m`` attribute is JSON with
-its quotes and ampersands HTML-escaped; it gives the full image (``murl``),
+its quotes and ampersands HTML-escaped. It gives the full image (``murl``),
 the page that shows it (``purl``), the thumbnail (``turl``), the title
 (``t``) and Bing's ids (``md5``, ``mid``). The attribute is unescaped once
 and then parsed as JSON, because a regular expression over the raw page would

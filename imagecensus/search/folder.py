@@ -5,8 +5,8 @@ named as :func:`imagecensus.layout.folder_name` names it, in any letter
 case), ranked by file name in natural order, so that ``2.jpg`` comes before
 ``10.jpg``. A term without a folder has no results. Hidden files and
 the tables this tool writes beside images (``.csv``, ``.txt``, ``.json``,
-``.md``, ``.log``, ``.html``) are not results; every other file is, and goes
-through the same checks as a download.
+``.md``, ``.log``, ``.html``) are not results. Every other file is a result
+and goes through the same checks as a download.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class FolderEngine(SearchEngine):
         self.path = Path(path).resolve()
         if not self.path.is_dir():
             raise InputError(
-                f"image folder not found: {self.path}; pass a folder that holds one "
+                f"image folder not found: {self.path}; pass a folder that contains one "
                 "subfolder of images per term"
             )
 
@@ -47,15 +47,18 @@ class FolderEngine(SearchEngine):
         return f"folder:{self.path}"
 
     def term_folder(self, term: str) -> Path | None:
-        """Return the term's folder: named as the term, as its safe folder name, or
-        as either of them in other letter case; None if there is none."""
+        """Return the term's folder, or None if there is none.
+
+        The folder is named as the term or as its safe folder name, in any
+        letter case; an exact match comes first.
+        """
         names = (term, folder_name(term))
         for name in names:
             if (self.path / name).is_dir():
                 return self.path / name
-        wanted = {name.casefold() for name in names}
+        accepted = {name.casefold() for name in names}
         for candidate in sorted(self.path.iterdir()):
-            if candidate.is_dir() and candidate.name.casefold() in wanted:
+            if candidate.is_dir() and candidate.name.casefold() in accepted:
                 return candidate
         return None
 

@@ -10,7 +10,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TermReport:
-    """How one stage ended for one term.
+    """The outcome of one stage for one term.
 
     ``status`` is ``done``, ``skipped`` (finished by an earlier run),
     ``no_results``, ``partial`` (done, but part of the input was missing),
